@@ -19,7 +19,7 @@ type Store interface {
 	// Accounts.
 	CreateUser(ctx context.Context, username, displayName string, passwordHash []byte) (parley.User, error) // conflict if the username is taken
 	UserCredentials(ctx context.Context, username string) (parley.User, []byte, error)                      // not_found
-	User(ctx context.Context, id string) (parley.User, error)                                                // not_found
+	User(ctx context.Context, id string) (parley.User, error)                                               // not_found
 	SearchUsers(ctx context.Context, prefix string, limit int) ([]parley.User, error)
 
 	// Refresh tokens are stored as hashes. Rotating a token that was
