@@ -1,8 +1,15 @@
 package edge
 
 import (
+	"encoding/json"
+	"errors"
+	"io"
+	"strconv"
+
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/parley-im/parley"
 )
 
 // routes builds the HTTP API of API.md.
@@ -43,4 +50,47 @@ func (s *Server) routes() *echo.Echo {
 	a.GET("/conversations/:cid/messages/:mid/history", s.messageHistory)
 	a.POST("/conversations/:cid/read", s.postRead)
 	return e
+}
+
+// Request plumbing shared by the REST handlers.
+
+const (
+	defaultLimit = 50
+	maxLimit     = 200
+)
+
+// decodeJSON decodes the request body into v. Unknown fields are ignored;
+// an empty or malformed body is invalid; one over the body limit is
+// too_large (the limit's own error is passed through).
+func decodeJSON(c echo.Context, v any) error {
+	err := json.NewDecoder(c.Request().Body).Decode(v)
+	var he *echo.HTTPError
+	var te *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &he):
+		return err
+	case errors.Is(err, io.EOF):
+		return parley.Errorf(parley.CodeInvalid, "request body is empty")
+	case errors.As(err, &te) && te.Field != "":
+		return parley.Errorf(parley.CodeInvalid, "%s must be of type %s", te.Field, te.Value)
+	default:
+		return parley.Errorf(parley.CodeInvalid, "malformed JSON body")
+	}
+}
+
+// queryLimit returns the ?limit= of a list call: defaultLimit when absent,
+// at most maxLimit (larger values are clamped), invalid if not a positive
+// integer.
+func queryLimit(c echo.Context) (int, error) {
+	v := c.QueryParam("limit")
+	if v == "" {
+		return defaultLimit, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, parley.Errorf(parley.CodeInvalid, "limit must be a positive integer")
+	}
+	return min(n, maxLimit), nil
 }
