@@ -31,8 +31,8 @@ const (
 //	message.edited        MessageID, Body
 //	message.deleted       MessageID
 //	read                  UserID, ReadSeq
-//	member.added          Members (on the user subject: ConvSeq too)
-//	member.removed        UserID (on the user subject: ConvSeq too)
+//	member.added          Members (on the user subject: ConvSeq, ConvPrevSeq too)
+//	member.removed        UserID (on the user subject: ConvSeq, ConvPrevSeq too)
 //	conversation.updated  Title
 //
 // Seq and PrevSeq are never part of the stored payload: they come from the
@@ -51,6 +51,10 @@ type Event struct {
 	Members   []Member `json:"members,omitempty"`
 	Title     string   `json:"title,omitempty"`
 	ConvSeq   uint64   `json:"conv_seq,omitempty"`
+	// ConvPrevSeq is the prev_seq of the conversation event at ConvSeq, so
+	// that an edge that starts following the conversation from there can
+	// chain it without asking the database.
+	ConvPrevSeq uint64 `json:"conv_prev_seq,omitempty"`
 
 	Seq     uint64 `json:"-"`
 	PrevSeq uint64 `json:"-"`
