@@ -194,4 +194,3 @@ func validate(router routers.Router, method, target string, status int, body any
 		},
 	})
 }
-
