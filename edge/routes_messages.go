@@ -12,7 +12,9 @@ import (
 // Messages are the data plane: writes are published to JetStream (the
 // persist workers write Postgres); reads come from the Store after waiting
 // for the persist workers to catch up with everything published before the
-// read, so that a client always reads its own writes.
+// read, so that a client always reads its own writes. The publish path
+// (sendMessage, editMessage, deleteMessage, markRead) authorizes and
+// validates itself, as it does for WebSocket frames.
 
 func (s *Server) postMessage(c echo.Context) error {
 	var req struct {
@@ -23,22 +25,7 @@ func (s *Server) postMessage(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if err := parley.ValidateClientID(req.ClientID); err != nil {
-		return err
-	}
-	if err := parley.ValidateBody(req.Body); err != nil {
-		return err
-	}
-	if req.ReplyTo != nil {
-		if _, err := parley.ParseMessageID(*req.ReplyTo); err != nil {
-			return parley.Errorf(parley.CodeInvalid, "reply_to is not a message id")
-		}
-	}
-	ctx, uid, cid := c.Request().Context(), userID(c), c.Param("cid")
-	if _, err := s.authorize(ctx, uid, cid); err != nil {
-		return err
-	}
-	m, err := s.sendMessage(ctx, uid, cid, req.ClientID, req.Body, req.ReplyTo)
+	m, err := s.sendMessage(c.Request().Context(), userID(c), c.Param("cid"), req.ClientID, req.Body, req.ReplyTo)
 	if err != nil {
 		return err
 	}
@@ -131,14 +118,7 @@ func (s *Server) patchMessage(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if err := parley.ValidateBody(req.Body); err != nil {
-		return err
-	}
-	ctx, uid, cid := c.Request().Context(), userID(c), c.Param("cid")
-	if _, err := s.authorize(ctx, uid, cid); err != nil {
-		return err
-	}
-	m, err := s.editMessage(ctx, uid, cid, c.Param("mid"), req.Body)
+	m, err := s.editMessage(c.Request().Context(), userID(c), c.Param("cid"), c.Param("mid"), req.Body)
 	if err != nil {
 		return err
 	}
@@ -148,11 +128,7 @@ func (s *Server) patchMessage(c echo.Context) error {
 
 // deleteMessageHandler deletes a message (its sender, or a group's owner or admin).
 func (s *Server) deleteMessageHandler(c echo.Context) error {
-	ctx, uid, cid := c.Request().Context(), userID(c), c.Param("cid")
-	if _, err := s.authorize(ctx, uid, cid); err != nil {
-		return err
-	}
-	if err := s.deleteMessage(ctx, uid, cid, c.Param("mid")); err != nil {
+	if err := s.deleteMessage(c.Request().Context(), userID(c), c.Param("cid"), c.Param("mid")); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -195,14 +171,7 @@ func (s *Server) postRead(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if req.Seq == 0 {
-		return parley.Errorf(parley.CodeInvalid, "seq must be positive")
-	}
-	ctx, uid, cid := c.Request().Context(), userID(c), c.Param("cid")
-	if _, err := s.authorize(ctx, uid, cid); err != nil {
-		return err
-	}
-	if err := s.markRead(ctx, uid, cid, req.Seq); err != nil {
+	if err := s.markRead(c.Request().Context(), userID(c), c.Param("cid"), req.Seq); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
