@@ -77,3 +77,6 @@ func (c *chains) observe(cid string, seq, prev uint64) (fresh bool, gap *Gap) {
 	}
 	return true, gap
 }
+
+// forget ends the chain of a conversation the user left.
+func (c *chains) forget(cid string) { delete(c.last, cid) }

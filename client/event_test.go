@@ -77,6 +77,15 @@ func TestChains(t *testing.T) {
 	}
 }
 
+func TestChainsForget(t *testing.T) {
+	c := newChains()
+	c.observe("c1", 5, 0)
+	c.forget("c1") // the user left c1
+	if fresh, gap := c.observe("c1", 40, 31); !fresh || gap != nil {
+		t.Errorf("first event after rejoining: fresh %v, gap %v; want fresh, no gap", fresh, gap)
+	}
+}
+
 func TestEventMessage(t *testing.T) {
 	frame := `{"type":"event","event":"message.new","conversation_id":"c1","seq":7,"prev_seq":4,"cursor":"k",
 		"data":{"id":"7","conversation_id":"c1","seq":7,"prev_seq":4,"client_id":"x","sender_id":"u1","body":"hi",

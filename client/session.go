@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -203,7 +204,7 @@ func (c *Conn) attempt(ctx context.Context) outcome {
 		if err != nil {
 			return outcome{err: err, token: token, auth: errors.Is(err, parley.ErrUnauthorized)}
 		}
-		target += "?ticket=" + t
+		target += "?ticket=" + url.QueryEscape(t)
 	} else if token != "" {
 		h.Set("Authorization", "Bearer "+token)
 	}
@@ -410,8 +411,13 @@ func (c *Conn) handle(s *session, f *parley.ServerFrame) {
 			c.mu.Unlock()
 			s.stop(e)
 		case f.Ref == "resume":
+			// invalid: the server cannot read the cursor, so resuming from
+			// it again would fail forever. Anything else (internal: the
+			// server is behind, and closes with 1011) is retried as is.
 			c.report(e)
-			s.stop(errResume)
+			if e.Code == parley.CodeInvalid {
+				s.stop(errResume)
+			}
 		case !c.answer(s, f.Ref, nil, e):
 			c.report(e)
 		}
@@ -449,6 +455,17 @@ func (c *Conn) answer(s *session, ref string, msg *parley.Message, err error) bo
 }
 
 func (c *Conn) onEvent(f *parley.ServerFrame) {
+	// The user's own removal ends the conversation's chain: if they are
+	// added again, its events resume from the member.added event on, whose
+	// prev_seq they never saw, and that is no gap.
+	left := false
+	if f.Event == parley.EventMemberRemoved {
+		var d struct {
+			UserID string `json:"user_id"`
+		}
+		uid := c.api.Session().User.ID
+		left = json.Unmarshal(f.Data, &d) == nil && uid != "" && d.UserID == uid
+	}
 	c.mu.Lock()
 	if f.Cursor != "" {
 		c.cursor = f.Cursor
@@ -456,6 +473,9 @@ func (c *Conn) onEvent(f *parley.ServerFrame) {
 	fresh, gap := c.chains.observe(f.ConversationID, f.Seq, f.PrevSeq)
 	if fresh {
 		c.stats.Events++
+	}
+	if fresh && left {
+		c.chains.forget(f.ConversationID)
 	}
 	c.mu.Unlock()
 	if gap != nil && c.opt.OnGap != nil {
