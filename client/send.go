@@ -23,7 +23,7 @@ func WithReplyTo(mid string) SendOption { return func(f *parley.ClientFrame) { f
 // Conn is disconnected the frame waits in the queue and goes out after the
 // next resume, with the same client_id, so it is stored once however often
 // it is retried. If ctx ends first, Send returns ctx.Err() and withdraws the
-// frame unless it was written already (then it may still be stored).
+// frame from the queue; if it was written already, it may still be stored.
 func (c *Conn) Send(ctx context.Context, cid, body string, opts ...SendOption) (parley.Message, error) {
 	p, err := c.SendAsync(cid, body, opts...)
 	if err != nil {

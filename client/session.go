@@ -34,13 +34,12 @@ var (
 // session is one socket. Its reader and writer goroutines are owned by
 // Conn.serve, which waits for both before the next socket.
 type session struct {
-	ws    *websocket.Conn
-	token string        // the access token it authenticated with
-	kick  chan struct{} // buffered 1: the outbox may have frames to write
-	ctrl  chan []byte   // frames written ahead of the outbox (resume, ping, typing)
-	done  chan struct{} // closed by stop
-	once  sync.Once
-	err   error // why it stopped; set before done is closed
+	ws   *websocket.Conn
+	kick chan struct{} // buffered 1: the outbox may have frames to write
+	ctrl chan []byte   // frames written ahead of the outbox (resume, ping, typing)
+	done chan struct{} // closed by stop
+	once sync.Once
+	err  error // why it stopped; set before done is closed
 
 	// Guarded by Conn.mu.
 	resumed      bool
@@ -230,11 +229,10 @@ func (c *Conn) attempt(ctx context.Context) outcome {
 // serve runs a socket's reader and writer until it ends.
 func (c *Conn) serve(ctx context.Context, ws *websocket.Conn, token string) outcome {
 	s := &session{
-		ws:    ws,
-		token: token,
-		kick:  make(chan struct{}, 1),
-		ctrl:  make(chan []byte, 64),
-		done:  make(chan struct{}),
+		ws:   ws,
+		kick: make(chan struct{}, 1),
+		ctrl: make(chan []byte, 64),
+		done: make(chan struct{}),
 	}
 	c.mu.Lock()
 	c.sess = s
