@@ -52,7 +52,7 @@ func (s *Server) publishMessage(ctx context.Context, uid, cid, clientID, body st
 		Kind: parley.EventMessageNew, ConversationID: cid, ActorID: uid, At: now,
 		Message: &parley.Message{ConversationID: cid, ClientID: clientID, SenderID: uid, Body: body, ReplyTo: replyTo, CreatedAt: now},
 	}
-	p := &pendingSend{s: s, ev: ev, msgID: streams.MsgID(uid, clientID), start: time.Now()}
+	p := &pendingSend{s: s, ev: ev, msgID: streams.MsgID(uid, cid, clientID), start: time.Now()}
 	msg, err := streams.NewMsg(s.layout.Conv(cid), ev, p.msgID)
 	if err != nil {
 		return nil, fmt.Errorf("encode message: %w", err)

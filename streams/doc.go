@@ -22,8 +22,8 @@
 // users they serve, so delivery implies durability: nothing is delivered
 // before it is stored.
 //
-// A message event's Nats-Msg-Id is "<sender>:<client_id>", so a retried send
-// within the duplicate window is stored once.
+// A message event's Nats-Msg-Id is "<sender>:<cid>:<client_id>", so a
+// retried send within the duplicate window is stored once.
 //
 // # Payload
 //

@@ -119,8 +119,9 @@ func (l Layout) ConversationFromSubject(subject string) (string, bool) {
 	return parts[2], true
 }
 
-// MsgID is the Nats-Msg-Id of a message sent by sender with clientID.
-func MsgID(sender, clientID string) string { return sender + ":" + clientID }
+// MsgID is the Nats-Msg-Id of a message sent by sender to a conversation
+// with clientID.
+func MsgID(sender, cid, clientID string) string { return sender + ":" + cid + ":" + clientID }
 
 // Config sizes the streams. The zero value of each field picks the default
 // given beside it.
