@@ -1,6 +1,7 @@
 package parley
 
 import (
+	"strings"
 	"unicode/utf8"
 )
 
@@ -49,6 +50,9 @@ func ValidateBody(body string) error {
 	}
 	if !utf8.ValidString(body) {
 		return Errorf(CodeInvalid, "body is not valid UTF-8")
+	}
+	if strings.IndexByte(body, 0) >= 0 {
+		return Errorf(CodeInvalid, "body contains a NUL character")
 	}
 	return nil
 }

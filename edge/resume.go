@@ -16,6 +16,9 @@ import (
 // resumePage is how many stored events one backlog query returns.
 const resumePage = 500
 
+// flushWait bounds the round trip that makes sure new subscriptions are in place.
+const flushWait = 10 * time.Second
+
 // resumeWait bounds how long a resume waits for the persist workers to
 // store everything the backlog must contain. Past it the client is told to
 // come back (close 1011), and loses nothing.
@@ -56,7 +59,7 @@ func (c *conn) resume(ctx context.Context, raw string) error {
 		return err
 	}
 	// Every event stored after this point reaches us live.
-	if err := c.s.nc.FlushWithContext(ctx); err != nil {
+	if err := c.s.nc.FlushTimeout(flushWait); err != nil {
 		return fmt.Errorf("resume: flush: %w", err)
 	}
 	top, err := c.s.streamLastSeq(ctx)
@@ -192,7 +195,7 @@ func (c *conn) catchUp(cid string, from uint64) {
 	if err := c.h.follow(c, cid); err != nil {
 		return
 	}
-	if err := c.s.nc.FlushWithContext(c.ctx); err != nil {
+	if err := c.s.nc.FlushTimeout(flushWait); err != nil {
 		c.close(closeInternal, "try again")
 		return
 	}
