@@ -105,7 +105,7 @@ func runDev(ctx context.Context, c devConfig, log *slog.Logger) (err error) {
 		return err
 	}
 	log.Info("parley dev", "url", "http://"+ln.Addr().String(), "data", c.Data)
-	return app.RunInOrder(ctx, log, app.Edge(srv, ln, log), workers.Component())
+	return app.RunInOrder(ctx, log, app.Edge(srv, ln, log), workers.Component(true))
 }
 
 // stopWith runs a deferred stop and logs its outcome.

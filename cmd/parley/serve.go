@@ -84,7 +84,7 @@ func runPersist(ctx context.Context, c persistConfig, log *slog.Logger) error {
 	workers := app.NewWorkers(c.Workers, persist.WorkerConfig{
 		Store: store, JS: js, Layout: layout, Batch: c.Batch, Logger: log, Metrics: reg,
 	})
-	comps := []app.Component{workers.Component()}
+	comps := []app.Component{workers.Component(false)}
 	if c.MetricsAddr != "" {
 		ln, err := net.Listen("tcp", c.MetricsAddr)
 		if err != nil {

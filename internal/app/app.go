@@ -31,6 +31,10 @@ type Component struct {
 	// before ctx is done counts as a failure: components do not finish by
 	// themselves.
 	Run func(ctx context.Context) error
+	// Drain, when set, is called before Run's context is cancelled, with a
+	// context bounded by DrainTimeout, to let the component finish the work
+	// in hand. Its failure is logged, and the stop goes on.
+	Drain func(ctx context.Context) error
 }
 
 // RunInOrder runs every component concurrently until ctx is done or one of
@@ -63,6 +67,13 @@ func RunInOrder(ctx context.Context, log *slog.Logger, comps ...Component) error
 		<-gctx.Done()
 		for i, c := range comps {
 			log.Info("stopping", "component", c.Name)
+			if c.Drain != nil {
+				dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DrainTimeout)
+				if err := c.Drain(dctx); err != nil {
+					log.Warn("drain failed", "component", c.Name, "err", err)
+				}
+				cancel()
+			}
 			stops[i]()
 			<-dones[i]
 		}

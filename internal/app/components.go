@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
@@ -81,9 +82,35 @@ func (w *Workers) Ready(context.Context) error {
 	return nil
 }
 
-// Component returns w as a component named "persist".
-func (w *Workers) Component() Component {
-	return Component{Name: "persist", Run: w.Run}
+// Component returns w as a component named "persist". When drain is set,
+// stopping it first waits for the persist durable to be fully acknowledged,
+// so that a stop after every publisher has stopped (as in `parley dev`)
+// leaves no event in flight to be redelivered only after the AckWait.
+func (w *Workers) Component(drain bool) Component {
+	c := Component{Name: "persist", Run: w.Run}
+	if drain {
+		c.Drain = w.WaitIdle
+	}
+	return c
+}
+
+// WaitIdle waits until the persist durable has nothing pending or
+// unacknowledged, or ctx ends.
+func (w *Workers) WaitIdle(ctx context.Context) error {
+	for {
+		cons, err := w.cfg.JS.Consumer(ctx, w.cfg.Layout.ConvStream(), streams.DurablePersist)
+		if err == nil {
+			info := cons.CachedInfo()
+			if info.NumPending == 0 && info.NumAckPending == 0 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("persist durable not idle: %w", context.Cause(ctx))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // AllReady combines readiness checks; it reports every one that fails.

@@ -102,8 +102,10 @@ func (ed *Edge) Stop() {
 // going-away frame, and its NATS connection is closed without draining.
 func (ed *Edge) Kill() {
 	ed.once.Do(func() {
-		ed.ln.Close()
+		// Connections first: once the listener is closed, Run begins its
+		// graceful shutdown and would send going-away on them.
 		ed.ln.closeAll()
+		ed.ln.Close()
 		ed.NC.Close()
 		ed.cancel() // only to let the goroutine end; nothing reaches a client any more
 	})
