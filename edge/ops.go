@@ -47,10 +47,10 @@ func (s *Server) publishMessage(ctx context.Context, uid, cid, clientID, body st
 			return nil, parley.Errorf(parley.CodeInvalid, "reply_to is not a message id")
 		}
 	}
-	now := time.Now().UTC()
+	at := now()
 	ev := &parley.Event{
-		Kind: parley.EventMessageNew, ConversationID: cid, ActorID: uid, At: now,
-		Message: &parley.Message{ConversationID: cid, ClientID: clientID, SenderID: uid, Body: body, ReplyTo: replyTo, CreatedAt: now},
+		Kind: parley.EventMessageNew, ConversationID: cid, ActorID: uid, At: at,
+		Message: &parley.Message{ConversationID: cid, ClientID: clientID, SenderID: uid, Body: body, ReplyTo: replyTo, CreatedAt: at},
 	}
 	p := &pendingSend{s: s, ev: ev, msgID: streams.MsgID(uid, cid, clientID), start: time.Now()}
 	msg, err := streams.NewMsg(s.layout.Conv(cid), ev, p.msgID)
@@ -197,7 +197,7 @@ func (s *Server) markRead(ctx context.Context, uid, cid string, seq uint64) erro
 // publish stores a conversation event and returns its seq.
 func (s *Server) publish(ctx context.Context, ev *parley.Event) (uint64, error) {
 	if ev.At.IsZero() {
-		ev.At = time.Now().UTC()
+		ev.At = now()
 	}
 	msg, err := streams.NewMsg(s.layout.Conv(ev.ConversationID), ev, "")
 	if err != nil {
@@ -222,7 +222,7 @@ func (s *Server) announce(ctx context.Context, ev *parley.Event, notify []string
 	if err := s.nc.Publish(string(s.layout.Control(cid)), nil); err != nil {
 		return fmt.Errorf("announce %s: %w", cid, err)
 	}
-	ev.At = time.Now().UTC()
+	ev.At = now()
 	msgID := nuid.Next()
 	msg, err := streams.NewMsg(s.layout.Conv(cid), ev, msgID)
 	if err != nil {
@@ -340,3 +340,7 @@ func (s *Server) waitPersistedTo(ctx context.Context, seq uint64) error {
 func (s *Server) Abort() { s.hub.abort() }
 
 var _ = nats.ErrTimeout
+
+// now is the time stamped on events: UTC, at the microsecond precision
+// Postgres keeps, so that a message reads the same live and from history.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
