@@ -723,7 +723,9 @@ func TestWSRemovedMemberStopsReceiving(t *testing.T) {
 	}
 	// Bob sees both; by then carol's edge has dispatched them too.
 	for _, want := range []parley.EventKind{parley.EventMemberRemoved, parley.EventMessageNew, parley.EventConversationUpdated} {
-		wb.until(t, func(f parley.ServerFrame) bool { return f.Type == parley.FrameEvent && f.ConversationID == conv.ID && f.Event == want })
+		wb.until(t, func(f parley.ServerFrame) bool {
+			return f.Type == parley.FrameEvent && f.ConversationID == conv.ID && f.Event == want
+		})
 	}
 	if before := wc.ping(t, "p"); len(before) != 0 {
 		t.Fatalf("carol received after her removal: %+v", before)
