@@ -721,7 +721,7 @@ func TestWSRemovedMemberStopsReceiving(t *testing.T) {
 	if _, err := alice.Rename(ctx(t), conv.ID, "renamed"); err != nil {
 		t.Fatal(err)
 	}
-	// Bob sees both; by then carol's edge has dispatched them too.
+	// Bob sees all three; by then the edge has dispatched them to carol too.
 	for _, want := range []parley.EventKind{parley.EventMemberRemoved, parley.EventMessageNew, parley.EventConversationUpdated} {
 		wb.until(t, func(f parley.ServerFrame) bool {
 			return f.Type == parley.FrameEvent && f.ConversationID == conv.ID && f.Event == want
