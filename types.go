@@ -108,3 +108,13 @@ type NewMember struct {
 	UserID string
 	Role   Role
 }
+
+// Page selects a page of a conversation's messages, ascending seq within
+// the page. Forward pages read the first Limit messages after After (0: from
+// the start), stopping before Before when it is set; otherwise the page is
+// the last Limit messages before Before (0: up to the newest).
+type Page struct {
+	After, Before uint64
+	Forward       bool
+	Limit         int
+}

@@ -123,6 +123,13 @@ func (s *Server) sendMessage(ctx context.Context, uid, cid, clientID, body strin
 // storedMessage reads a message once the persist workers have stored
 // everything up to seq.
 func (s *Server) storedMessage(ctx context.Context, cid string, seq uint64) (parley.Message, error) {
+	top, err := s.streamLastSeq(ctx)
+	if err != nil {
+		return parley.Message{}, err
+	}
+	if seq > top {
+		return parley.Message{}, parley.Errorf(parley.CodeNotFound, "message not found")
+	}
 	if err := s.waitPersistedTo(ctx, seq); err != nil {
 		return parley.Message{}, err
 	}

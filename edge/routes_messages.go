@@ -62,20 +62,13 @@ func (s *Server) listMessages(c echo.Context) error {
 	if err := s.waitPersisted(ctx); err != nil {
 		return err
 	}
-	msgs, err := s.store.Messages(ctx, cid, after, before, limit+1)
+	forward := c.QueryParam("after_seq") != ""
+	msgs, err := s.store.Messages(ctx, cid, parley.Page{After: after, Before: before, Forward: forward, Limit: limit + 1})
 	if err != nil {
 		return err
 	}
 	var next uint64
-	if after > 0 {
-		if before > 0 {
-			for i, m := range msgs {
-				if m.Seq >= before {
-					msgs = msgs[:i]
-					break
-				}
-			}
-		}
+	if forward {
 		if len(msgs) > limit {
 			msgs = msgs[:limit]
 			next = msgs[limit-1].Seq

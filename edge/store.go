@@ -45,10 +45,8 @@ type Store interface {
 	ConversationIDs(ctx context.Context, uid string) ([]string, error)
 	SearchMembers(ctx context.Context, cid, prefix string, limit int) ([]parley.Member, error)
 
-	// Messages, as persisted. Messages answers ascending seq: with after>0
-	// the first limit messages after it, otherwise the last limit messages
-	// before before (before=0: no upper bound).
-	Messages(ctx context.Context, cid string, after, before uint64, limit int) ([]parley.Message, error)
+	// Messages, as persisted: one page (see parley.Page), ascending seq.
+	Messages(ctx context.Context, cid string, page parley.Page) ([]parley.Message, error)
 	Message(ctx context.Context, cid string, seq uint64) (parley.Message, error) // not_found
 	MessageVersions(ctx context.Context, cid string, seq uint64) ([]parley.MessageVersion, error)
 

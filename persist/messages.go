@@ -57,14 +57,14 @@ func scanMessage(row pgx.CollectableRow) (parley.Message, error) {
 // Messages returns up to limit (0: 50) messages of the conversation in
 // ascending seq: with after > 0 the first ones after it, otherwise the last
 // ones before before (0: no upper bound).
-func (s *Store) Messages(ctx context.Context, cid string, after, before uint64, limit int) ([]parley.Message, error) {
-	limit = limitOr(limit, 50)
+func (s *Store) Messages(ctx context.Context, cid string, page parley.Page) ([]parley.Message, error) {
+	after, before, limit := page.After, page.Before, limitOr(page.Limit, 50)
 	var ms []parley.Message
 	err := s.read(ctx, func(q querier) (err error) {
 		const from = ` FROM messages m` + messageJoins
-		if after > 0 {
-			ms, err = queryMessages(ctx, q, from, ` WHERE m.conversation_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3`,
-				cid, int64(after), limit)
+		if page.Forward {
+			ms, err = queryMessages(ctx, q, from, ` WHERE m.conversation_id = $1 AND m.seq > $2 AND ($4 = 0 OR m.seq < $4) ORDER BY m.seq LIMIT $3`,
+				cid, int64(after), limit, int64(before))
 			return err
 		}
 		ms, err = queryMessages(ctx, q, from, ` WHERE m.conversation_id = $1 AND ($2 = 0 OR m.seq < $2) ORDER BY m.seq DESC LIMIT $3`,

@@ -34,20 +34,21 @@ func TestMessagesPaging(t *testing.T) {
 	}
 	mustWrite(t, s, evs...)
 	for _, tc := range []struct {
-		name          string
-		after, before uint64
-		limit         int
-		want          []string
+		name string
+		page parley.Page
+		want []string
 	}{
-		{"latest", 0, 0, 3, []string{"16:16", "18:18", "20:20"}},
-		{"before", 0, 16, 2, []string{"12:12", "14:14"}},
-		{"before the first", 0, 2, 5, nil},
-		{"after", 5, 0, 2, []string{"6:6", "8:8"}},
-		{"after the last", 20, 0, 2, nil},
-		{"all", 0, 0, 0, []string{"2:2", "4:4", "6:6", "8:8", "10:10", "12:12", "14:14", "16:16", "18:18", "20:20"}},
+		{"latest", parley.Page{Limit: 3}, []string{"16:16", "18:18", "20:20"}},
+		{"before", parley.Page{Before: 16, Limit: 2}, []string{"12:12", "14:14"}},
+		{"before the first", parley.Page{Before: 2, Limit: 5}, nil},
+		{"from the start", parley.Page{Forward: true, Limit: 2}, []string{"2:2", "4:4"}},
+		{"after", parley.Page{After: 5, Forward: true, Limit: 2}, []string{"6:6", "8:8"}},
+		{"after, before", parley.Page{After: 5, Before: 10, Forward: true, Limit: 5}, []string{"6:6", "8:8"}},
+		{"after the last", parley.Page{After: 20, Forward: true, Limit: 2}, nil},
+		{"all", parley.Page{}, []string{"2:2", "4:4", "6:6", "8:8", "10:10", "12:12", "14:14", "16:16", "18:18", "20:20"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ms, err := s.Messages(ctx, "c", tc.after, tc.before, tc.limit)
+			ms, err := s.Messages(ctx, "c", tc.page)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -56,7 +57,7 @@ func TestMessagesPaging(t *testing.T) {
 			}
 		})
 	}
-	if ms, err := s.Messages(ctx, "other", 0, 0, 10); err != nil || ms == nil || len(ms) != 0 {
+	if ms, err := s.Messages(ctx, "other", parley.Page{Limit: 10}); err != nil || ms == nil || len(ms) != 0 {
 		t.Errorf("messages of an empty conversation: %#v, %v", ms, err)
 	}
 }
@@ -106,7 +107,7 @@ func TestMessageState(t *testing.T) {
 			for _, b := range batches {
 				mustWrite(t, s, b...)
 			}
-			ms, err := s.Messages(ctx, "c", 0, 0, 50)
+			ms, err := s.Messages(ctx, "c", parley.Page{Limit: 50})
 			if err != nil {
 				t.Fatal(err)
 			}

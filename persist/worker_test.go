@@ -300,7 +300,7 @@ func TestWorkerTerminatesPoison(t *testing.T) {
 	if got := count(t, db, `SELECT count(*) FROM messages`); got != 3 {
 		t.Errorf("%d messages stored, want 3 (one, two, four)", got)
 	}
-	ms, err := s.Messages(context.Background(), "c", 0, 0, 10)
+	ms, err := s.Messages(context.Background(), "c", parley.Page{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
