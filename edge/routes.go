@@ -1,10 +1,12 @@
 package edge
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -63,7 +65,17 @@ const (
 // an empty or malformed body is invalid; one over the body limit is
 // too_large (the limit's own error is passed through).
 func decodeJSON(c echo.Context, v any) error {
-	err := json.NewDecoder(c.Request().Body).Decode(v)
+	data, err := io.ReadAll(c.Request().Body)
+	if err == nil && !utf8.Valid(data) {
+		// encoding/json would quietly replace the bad bytes.
+		return parley.Errorf(parley.CodeInvalid, "request body is not valid UTF-8")
+	}
+	if err == nil {
+		err = json.Unmarshal(data, v)
+		if len(bytes.TrimSpace(data)) == 0 {
+			err = io.EOF
+		}
+	}
 	var he *echo.HTTPError
 	var te *json.UnmarshalTypeError
 	switch {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
@@ -33,18 +34,28 @@ func (s *Server) serveWS(c echo.Context) error {
 		ReadBufferSize:  4096,
 		WriteBufferSize: 4096,
 		CheckOrigin:     s.checkOrigin,
+		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+			code := parley.CodeInvalid
+			if status == http.StatusForbidden {
+				code = parley.CodeForbidden
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_ = json.NewEncoder(w).Encode(map[string]any{"error": parley.ErrorBody{Code: code, Message: reason.Error()}})
+		},
 	}
 	ws, err := up.Upgrade(c.Response(), c.Request(), nil)
 	if err != nil {
 		return nil // the upgrader has answered
 	}
 	cn := newConn(s, uid, ws)
+	cn.wg.Add(2) // before the hub can see it, so that shutdown waits for both
 	if !s.hub.add(cn) {
+		cn.wg.Add(-2)
 		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeGoingAway, "server shutting down"), time.Now().Add(writeWait))
 		_ = ws.Close()
 		return nil
 	}
-	cn.wg.Add(2)
 	go cn.writeLoop()
 	go cn.readLoop()
 	return nil
@@ -96,6 +107,11 @@ func (c *conn) handle(data []byte) {
 	var f parley.ClientFrame
 	if err := json.Unmarshal(data, &f); err != nil {
 		c.replyError("", parley.Errorf(parley.CodeInvalid, "malformed frame: %v", err))
+		return
+	}
+	if !utf8.Valid(data) {
+		// encoding/json quietly replaced the bad bytes; refuse the frame.
+		c.replyError(f.Ref, parley.Errorf(parley.CodeInvalid, "frame is not valid UTF-8"))
 		return
 	}
 	ctx := c.ctx
