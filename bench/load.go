@@ -37,14 +37,14 @@ type load struct {
 
 	total   int
 	start   time.Time
-	sched   []int64 // by k: due time, ns after start
-	convOf  []int32 // by k
+	sched   []int64   // by k: due time, ns after start
+	convOf  []int32   // by k
 	counter [][]int64 // by conversation, by member: messages scheduled
 
 	acked, failed, delivered, persisted atomic.Int64
-	lastAck, lastDeliver, lastPersist  atomic.Int64 // ns after start
-	ackedBy                            []atomic.Int64 // by conversation
-	arrivals                           []atomic.Int32 // by k: deliveries so far
+	lastAck, lastDeliver, lastPersist   atomic.Int64   // ns after start
+	ackedBy                             []atomic.Int64 // by conversation
+	arrivals                            []atomic.Int32 // by k: deliveries so far
 
 	ackLat, deliverLat, allLat, persistLat *latency
 

@@ -24,7 +24,9 @@ type metric struct {
 // result is the figures of one run, in report order.
 type result []metric
 
-func (r *result) add(name, unit string, v float64) { *r = append(*r, metric{Name: name, Unit: unit, Value: v}) }
+func (r *result) add(name, unit string, v float64) {
+	*r = append(*r, metric{Name: name, Unit: unit, Value: v})
+}
 
 func (r *result) zero(name string, v float64) {
 	*r = append(*r, metric{Name: name, Unit: "count", Value: v, Zero: true})
@@ -42,13 +44,13 @@ func (r result) get(name string) float64 {
 
 // report is what a command prints and writes with --json.
 type report struct {
-	Scenario string        `json:"scenario"`
-	Command  string        `json:"command"`
-	Machine  machineInfo   `json:"machine"`
-	Config   config        `json:"config"`
-	Started  time.Time     `json:"started"`
-	Runs     []result      `json:"runs"`
-	Median   result        `json:"median"`
+	Scenario string      `json:"scenario"`
+	Command  string      `json:"command"`
+	Machine  machineInfo `json:"machine"`
+	Config   config      `json:"config"`
+	Started  time.Time   `json:"started"`
+	Runs     []result    `json:"runs"`
+	Median   result      `json:"median"`
 }
 
 type machineInfo struct {
