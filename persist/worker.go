@@ -95,8 +95,9 @@ func register[C prometheus.Collector](reg *prometheus.Registry, c C) C {
 
 // Run consumes until ctx is done, then returns nil. A consume loop that
 // fails (lost heartbeats, the consumer or connection gone) is recreated
-// after a pause. Messages fetched but not yet committed when ctx ends are
-// left unacked: the server redelivers them after the durable's AckWait.
+// after a pause. When ctx ends, the worker stops pulling, writes and acks
+// what it had already fetched (bounded by stopWait), and returns; only a
+// worker that dies leaves events to the server's redelivery after AckWait.
 func (w *Worker) Run(ctx context.Context) error {
 	b := backoff{min: 100 * time.Millisecond, max: 10 * time.Second}
 	for {
@@ -111,6 +112,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// stopWait bounds the write of the batch in hand.
+const stopWait = 30 * time.Second
 
 // consume runs one consume loop: it returns when ctx ends or the message
 // iterator fails.
@@ -128,9 +132,14 @@ func (w *Worker) consume(ctx context.Context, b *backoff) error {
 		return fmt.Errorf("consume: %w", err)
 	}
 	defer it.Stop()
+	// On stop, pull no more; what is buffered is still handed out by Next.
+	defer context.AfterFunc(ctx, it.Drain)()
 	for {
-		first, err := it.Next(jetstream.NextContext(ctx))
+		first, err := it.Next()
 		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			return err
 		}
 		batch := []jetstream.Msg{first}
@@ -142,7 +151,11 @@ func (w *Worker) consume(ctx context.Context, b *backoff) error {
 			}
 			batch = append(batch, m)
 		}
-		if w.handle(ctx, batch) {
+		// A batch in hand is finished even when stopping.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopWait)
+		ok := w.handle(wctx, batch)
+		cancel()
+		if ok {
 			b.reset()
 			continue
 		}

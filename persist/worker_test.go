@@ -102,10 +102,19 @@ func (b *bus) consumer(t testing.TB) *jetstream.ConsumerInfo {
 
 // running is a worker started by startWorker.
 type running struct {
+	nc     *nats.Conn
 	cancel context.CancelFunc
 	done   chan error
 	reg    *prometheus.Registry
 	once   sync.Once
+}
+
+// kill cuts the worker's NATS connection at once, as a crash would (its
+// fetched batches are never acked), then stops it.
+func (r *running) kill(t testing.TB) {
+	t.Helper()
+	r.nc.Close()
+	r.stop(t)
 }
 
 // stop cancels the worker's context and waits for Run to return.
@@ -127,9 +136,10 @@ func (r *running) stop(t testing.TB) {
 func startWorker(t testing.TB, b *bus, s *persist.Store, batch int) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{cancel: cancel, done: make(chan error, 1), reg: prometheus.NewRegistry()}
+	js := b.connect(t)
+	r := &running{nc: js.Conn(), cancel: cancel, done: make(chan error, 1), reg: prometheus.NewRegistry()}
 	w := persist.NewWorker(persist.WorkerConfig{
-		Store: s, JS: b.connect(t), Layout: b.layout, Batch: batch, Metrics: r.reg,
+		Store: s, JS: js, Layout: b.layout, Batch: batch, Metrics: r.reg,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 	})
 	go func() { r.done <- w.Run(ctx) }()
@@ -264,7 +274,7 @@ func TestWorkerKilledAndRestarted(t *testing.T) {
 
 	first := startWorker(t, b, storeAt(t, url), 50)
 	waitFor(t, "some messages stored", func() bool { return count(t, db, `SELECT count(*) FROM messages`) > 0 })
-	first.stop(t) // mid-stream: its fetched, unwritten batches are never acked
+	first.kill(t) // mid-stream: its fetched, unwritten batches are never acked
 	stored := count(t, db, `SELECT count(*) FROM messages`)
 	t.Logf("killed the first worker after %d of %d messages", stored, n)
 
