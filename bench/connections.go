@@ -308,15 +308,17 @@ func runConnections(ctx context.Context, c config, e *env) (result, error) {
 	r.add("connect rate", "sockets/s", float64(opened)/connectTime.Seconds())
 	r.add("connect time", "s", connectTime.Seconds())
 	var perSocket []float64
-	for i, pid := range pids {
+	for i := range pids {
 		n := perEdge[hostOf(e.endpoints[i])]
 		if n == 0 || before[i] == 0 || after[i] == 0 {
 			continue
 		}
 		kib := float64(after[i]-before[i]) / float64(n)
 		perSocket = append(perSocket, kib)
-		r.add(fmt.Sprintf("edge %d memory per socket (%d sockets, RSS %d→%d MiB)", i, n, before[i]>>10, after[i]>>10), "KiB", kib)
-		_ = pid
+		r.add(fmt.Sprintf("edge %d sockets", i), "count", float64(n))
+		r.add(fmt.Sprintf("edge %d RSS before", i), "MiB", float64(before[i])/1024)
+		r.add(fmt.Sprintf("edge %d RSS after", i), "MiB", float64(after[i])/1024)
+		r.add(fmt.Sprintf("edge %d memory per socket", i), "KiB", kib)
 	}
 	if len(perSocket) > 0 {
 		var sum float64

@@ -52,7 +52,8 @@ type load struct {
 	readyOnce sync.Once
 
 	pmu     sync.Mutex
-	pending []seqK // acked, not yet seen persisted
+	pending []seqK         // acked, not yet seen persisted
+	errs    map[string]int // send failures by error
 }
 
 type loadConv struct {
@@ -339,6 +340,12 @@ func (l *load) sendOne(k int) error {
 		msg, err := p.Result()
 		if err != nil {
 			l.failed.Add(1)
+			l.pmu.Lock()
+			if l.errs == nil {
+				l.errs = map[string]int{}
+			}
+			l.errs[err.Error()]++
+			l.pmu.Unlock()
 			return
 		}
 		l.ackLat.record(time.Duration(now - l.sched[k]))
@@ -451,7 +458,13 @@ func (l *load) result(r *result) {
 	if l.e.js != nil {
 		l.persistLat.addTo(r, "send→persisted")
 	}
+	l.pmu.Lock()
+	for msg, n := range l.errs {
+		progressf(l.c, "send failed %d times: %s", n, msg)
+	}
+	l.pmu.Unlock()
 	r.zero("send failures", float64(l.failed.Load()))
+	r.zero("not acknowledged when the drain ended", float64(int64(l.total)-l.acked.Load()-l.failed.Load()))
 	r.zero("lost deliveries", float64(max(0, l.expectedDeliveries()-unique)))
 	r.zero("duplicated deliveries", float64(dup+sdkDup))
 	r.zero("reordered deliveries", float64(reord))

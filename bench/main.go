@@ -185,6 +185,8 @@ func run(ctx context.Context, c config) error {
 			return fmt.Errorf("run %d: %w", i+1, err)
 		}
 		rep.Runs = append(rep.Runs, r)
+		one := &report{Scenario: fmt.Sprintf("%s, run %d", c.Scenario, i+1), Command: rep.Command, Machine: rep.Machine, Runs: []result{r}, Median: r}
+		fmt.Fprint(os.Stderr, one.markdown())
 	}
 	rep.Median = median(rep.Runs)
 	fmt.Print(rep.markdown())
