@@ -98,6 +98,14 @@ func baselineJetStream(ctx context.Context, c config, e *env, convs int) (float6
 			return 0, err
 		}
 		f, err := js.PublishMsgAsync(m)
+		for errors.Is(err, jetstream.ErrTooManyStalledMsgs) && ctx.Err() == nil {
+			// The server is behind: wait for the window to empty, then retry.
+			select {
+			case <-js.PublishAsyncComplete():
+			case <-time.After(time.Second):
+			}
+			f, err = js.PublishMsgAsync(m)
+		}
 		if err != nil {
 			return 0, fmt.Errorf("publish: %w", err)
 		}
