@@ -85,7 +85,15 @@ func messagesIn(evs []client.Event) []parley.Message {
 }
 
 func countMessages(n int) func([]client.Event) bool {
-	return func(evs []client.Event) bool { return len(messagesIn(evs)) >= n }
+	return func(evs []client.Event) bool {
+		c := 0
+		for _, ev := range evs {
+			if ev.Name == parley.EventMessageNew {
+				c++
+			}
+		}
+		return c >= n
+	}
 }
 
 // checkChain fails unless the events are in strictly increasing seq order
