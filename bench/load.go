@@ -35,6 +35,7 @@ type load struct {
 	conns []*client.Conn // by user
 	recv  []*receiver    // by user
 
+	rate    int // messages per second
 	total   int
 	start   time.Time
 	sched   []int64   // by k: due time, ns after start
@@ -256,6 +257,7 @@ func storeMax(a *atomic.Int64, v int64) {
 // run sends rate messages per second for d, then waits up to drain for
 // every message to be acknowledged, delivered and persisted.
 func (l *load) run(ctx context.Context, rate int, d, drain time.Duration) error {
+	l.rate = rate
 	l.total = int(float64(rate) * d.Seconds())
 	l.sched = make([]int64, l.total)
 	l.convOf = make([]int32, l.total)
@@ -445,7 +447,7 @@ func (l *load) result(r *result) {
 	}
 	r.add("users (sockets)", "count", float64(len(l.users)))
 	r.add("conversations", "count", float64(len(l.convs)))
-	r.add("offered rate", "msg/s", float64(l.total)/(time.Duration(l.sched[l.total-1]).Seconds()+1/float64(len(l.sched))))
+	r.add("offered rate", "msg/s", float64(l.rate))
 	r.add("messages sent", "count", float64(l.total))
 	r.add("accepted", "msg/s", perSec(l.acked.Load(), &l.lastAck))
 	r.add("delivered", "events/s", perSec(l.delivered.Load(), &l.lastDeliver))
