@@ -133,7 +133,7 @@ func baselineJetStream(ctx context.Context, c config, e *env, convs int) (float6
 }
 
 func baselinePostgres(ctx context.Context, c config, e *env, convs int) (float64, error) {
-	const db = "bench_baseline"
+	db := "bench_baseline_" + runTag()
 	conn, err := pgx.Connect(ctx, e.dbURL)
 	if err != nil {
 		return 0, err

@@ -26,7 +26,17 @@ func TestScenarios(t *testing.T) {
 	base := defaultConfig()
 	base.Quiet = true
 	base.Edges = 2
-	base.BaselineDuration = time.Second
+	base.BaselineDuration = 500 * time.Millisecond
+	// One Parley for every scenario, as a --target would be shared.
+	env0 := base
+	env0.Scenario = "baseline"
+	ctx0, cancel0 := context.WithTimeout(context.Background(), 55*time.Second)
+	defer cancel0()
+	e, err := startEnv(ctx0, env0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.stop()
 	for _, tc := range []struct {
 		name     string
 		set      func(*config)
@@ -50,9 +60,19 @@ func TestScenarios(t *testing.T) {
 			if err := c.validate(); err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
-			defer cancel()
-			r, err := runOnce(ctx, c)
+			e.cfg = c
+			var r result
+			var err error
+			switch c.Scenario {
+			case "connections":
+				r, err = runConnections(ctx0, c, e)
+			case "throughput":
+				r, err = runThroughput(ctx0, c, e)
+			case "fanout":
+				r, err = runFanout(ctx0, c, e)
+			default:
+				r, err = runBaseline(ctx0, c, e)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
