@@ -22,10 +22,13 @@ const (
 
 var errConnClosed = errors.New("connection closed")
 
-// conn is one WebSocket. Its reader goroutine (serve) handles the client's
-// frames one at a time; its writer goroutine (writeLoop) drains send. Events
-// reach it from the hub's dispatcher (deliverLive, userEvent) and from its
-// own catch-up goroutines.
+// conn is one WebSocket. Its reader goroutine (readLoop) handles the
+// client's frames one at a time. Frames to send go into queue; a writer
+// goroutine (writeLoop) runs only while the queue has something in it, so an
+// idle socket costs one goroutine and no write buffer. Pings are written by
+// a timer (gorilla allows WriteControl beside other writes). Events reach
+// the socket from the hub's dispatcher (deliverLive, userEvent) and from
+// its own catch-up goroutines.
 //
 // Delivery state, all guarded by mu:
 //   - convs: the conversations the socket follows.
@@ -47,13 +50,15 @@ type conn struct {
 	wg     sync.WaitGroup // reader, writer, catch-ups, send waiters
 
 	closeOnce sync.Once
-	closing   chan struct{} // closed to make the writer say goodbye
-	closeCode int           // set before closing is closed
-	closeText string
+	pinger    *time.Timer
 
 	inflight chan struct{} // bounds the sends awaiting their ack
 
 	mu          sync.Mutex
+	queue       [][]byte // frames for the writer, at most Config.SendQueue
+	writing     bool     // a writer goroutine owns the socket's writes
+	closeCode   int      // the close frame to send once the queue is written; 0: none
+	closeText   string
 	closed      bool
 	started     bool // a resume was received
 	resuming    bool
@@ -74,10 +79,8 @@ func newConn(s *Server, uid string, ws *websocket.Conn) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &conn{
 		s: s, h: s.hub, uid: uid, ws: ws,
-		send:     make(chan []byte, s.cfg.SendQueue),
 		ctx:      ctx,
 		cancel:   cancel,
-		closing:  make(chan struct{}),
 		inflight: make(chan struct{}, maxInflightSends),
 		convs:    make(map[string]bool),
 		lastSeq:  make(map[string]uint64),
@@ -87,18 +90,35 @@ func newConn(s *Server, uid string, ws *websocket.Conn) *conn {
 	}
 }
 
-// close makes the writer send a close frame with code and stop; the reader
-// stops when the peer answers or the connection drops.
+// close makes the writer send what is queued, then a close frame with code
+// (none for 0), and close the connection; the reader then stops.
 func (c *conn) close(code int, text string) {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		c.closed = true
-		convs := c.followedLocked()
-		c.mu.Unlock()
 		c.closeCode, c.closeText = code, text
-		close(c.closing)
+		convs := c.followedLocked()
+		c.startWriterLocked()
+		c.mu.Unlock()
+		if c.pinger != nil {
+			c.pinger.Stop()
+		}
 		c.cancel()
 		c.h.remove(c, convs)
+	})
+}
+
+// startPings writes a WebSocket ping every pingEvery until the socket closes.
+func (c *conn) startPings() {
+	c.pinger = time.AfterFunc(pingEvery, func() {
+		if c.ctx.Err() != nil {
+			return
+		}
+		if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+			c.close(0, "")
+			return
+		}
+		c.pinger.Reset(pingEvery)
 	})
 }
 
@@ -126,12 +146,22 @@ func (c *conn) enqueueLocked(b []byte) {
 	if c.closed {
 		return
 	}
-	select {
-	case c.send <- b:
-		c.s.met.eventsOut.Inc()
-	default:
+	if len(c.queue) >= c.s.cfg.SendQueue {
 		c.closed = true
+		c.queue = nil
 		go c.close(closeSlowConsumer, "too slow")
+		return
+	}
+	c.queue = append(c.queue, b)
+	c.s.met.eventsOut.Inc()
+	c.startWriterLocked()
+}
+
+func (c *conn) startWriterLocked() {
+	if !c.writing {
+		c.writing = true
+		c.wg.Add(1)
+		go c.writeLoop()
 	}
 }
 
@@ -259,43 +289,37 @@ func (c *conn) recheck() {
 	go c.userCatchUp(c.u)
 }
 
-// writeLoop is the socket's only writer.
+// writeLoop writes the queue until it is empty, then exits; after close it
+// ends with the close frame and closes the connection, and no writer starts
+// again.
 func (c *conn) writeLoop() {
 	defer c.wg.Done()
-	ping := time.NewTicker(pingEvery)
-	defer ping.Stop()
-	defer c.ws.Close()
+	var batch [][]byte
 	for {
-		select {
-		case b := <-c.send:
+		c.mu.Lock()
+		batch, c.queue = c.queue, batch[:0]
+		closed, code, text := c.closed, c.closeCode, c.closeText
+		if len(batch) == 0 && !closed {
+			c.writing = false
+			c.queue = nil // an idle socket holds no queue
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		for i, b := range batch {
 			_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
 			if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
 				c.close(0, "")
+				_ = c.ws.Close()
 				return
 			}
-		case <-ping.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
-				c.close(0, "")
-				return
+			batch[i] = nil
+		}
+		if len(batch) == 0 && closed {
+			if code != 0 {
+				_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(writeWait))
 			}
-		case <-c.closing:
-			if c.closeCode == 0 {
-				return
-			}
-			deadline := time.Now().Add(writeWait)
-			_ = c.ws.SetWriteDeadline(deadline)
-		drain:
-			for {
-				select {
-				case b := <-c.send:
-					if c.ws.WriteMessage(websocket.TextMessage, b) != nil {
-						return
-					}
-				default:
-					break drain
-				}
-			}
-			_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(c.closeCode, c.closeText), deadline)
+			_ = c.ws.Close()
 			return
 		}
 	}

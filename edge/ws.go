@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -16,6 +17,9 @@ import (
 
 	"github.com/parley-im/parley"
 )
+
+// writeBuffers are shared by every socket's writes.
+var writeBuffers = &sync.Pool{}
 
 // Socket timing.
 const (
@@ -31,8 +35,10 @@ func (s *Server) serveWS(c echo.Context) error {
 		return err
 	}
 	up := websocket.Upgrader{
-		ReadBufferSize:  4096,
+		// Read through the HTTP server's own buffer; write through pooled
+		// buffers held only while writing, so idle sockets stay small.
 		WriteBufferSize: 4096,
+		WriteBufferPool: writeBuffers,
 		CheckOrigin:     s.checkOrigin,
 		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
 			code := parley.CodeInvalid
@@ -49,14 +55,15 @@ func (s *Server) serveWS(c echo.Context) error {
 		return nil // the upgrader has answered
 	}
 	cn := newConn(s, uid, ws)
-	cn.wg.Add(2) // before the hub can see it, so that shutdown waits for both
+	cn.wg.Add(1) // before the hub can see it, so that shutdown waits for it
+	cn.startPings()
 	if !s.hub.add(cn) {
-		cn.wg.Add(-2)
+		cn.pinger.Stop()
+		cn.wg.Add(-1)
 		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeGoingAway, "server shutting down"), time.Now().Add(writeWait))
 		_ = ws.Close()
 		return nil
 	}
-	go cn.writeLoop()
 	go cn.readLoop()
 	return nil
 }
