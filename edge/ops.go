@@ -61,7 +61,9 @@ func (s *Server) publishMessage(ctx context.Context, uid, cid, clientID, body st
 		return nil, err
 	}
 	p.live = s.hub.await(p.msgID)
-	if p.ack, err = s.js.PublishMsgAsync(msg); err != nil {
+	// When JetStream falls behind, the publish waits for room (and so does
+	// the socket's reader: back-pressure) instead of failing at once.
+	if p.ack, err = s.js.PublishMsgAsync(msg, jetstream.WithStallWait(liveWait)); err != nil {
 		p.abandon()
 		return nil, fmt.Errorf("publish message: %w", err)
 	}
@@ -262,7 +264,7 @@ func (s *Server) announce(ctx context.Context, ev *parley.Event, notify []string
 		if err != nil {
 			return err
 		}
-		f, err := s.js.PublishMsgAsync(m)
+		f, err := s.js.PublishMsgAsync(m, jetstream.WithStallWait(liveWait))
 		if err != nil {
 			return fmt.Errorf("publish user event: %w", err)
 		}
