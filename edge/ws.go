@@ -125,7 +125,11 @@ func (c *conn) handle(data []byte) {
 	var err error
 	switch f.Type {
 	case parley.FrameResume:
-		if err = c.resume(ctx, f.Cursor); err != nil && parley.ErrorCode(err) == parley.CodeInternal {
+		// On a goroutine of its own, so that the deep stack of the backlog
+		// queries is freed at once instead of staying with the idle reader.
+		done := make(chan error, 1)
+		go func() { done <- c.resume(ctx, f.Cursor) }()
+		if err = <-done; err != nil && parley.ErrorCode(err) == parley.CodeInternal {
 			c.replyError(f.Ref, err)
 			c.close(closeInternal, "try again")
 			return
