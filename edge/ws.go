@@ -35,8 +35,10 @@ func (s *Server) serveWS(c echo.Context) error {
 		return err
 	}
 	up := websocket.Upgrader{
-		// Read through the HTTP server's own buffer; write through pooled
-		// buffers held only while writing, so idle sockets stay small.
+		// A small read buffer (frames are mostly small; a larger one only
+		// takes more reads) and pooled write buffers held only while
+		// writing, so that idle sockets stay small.
+		ReadBufferSize:  1024,
 		WriteBufferSize: 4096,
 		WriteBufferPool: writeBuffers,
 		CheckOrigin:     s.checkOrigin,
