@@ -38,6 +38,7 @@ type hub struct {
 	conv    jetstream.Stream
 	user    jetstream.Stream
 	persist jetstream.Consumer
+	floor   *persistFloor
 	ctl     *nats.Subscription
 
 	mu      sync.Mutex
@@ -93,8 +94,10 @@ func (h *hub) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("edge: subscribe %s: %w", l.ControlAll(), err)
 	}
+	h.floor = newPersistFloor(h.persist)
 	status := h.s.nc.StatusChanged(nats.CONNECTED)
-	h.wg.Add(3)
+	h.wg.Add(4)
+	go func() { defer h.wg.Done(); h.floor.run(h.quit) }()
 	go h.dispatch()
 	go h.janitor()
 	go h.watchStatus(status)

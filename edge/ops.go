@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
@@ -15,8 +15,13 @@ import (
 )
 
 // liveWait bounds how long a publisher waits for its event to come back
-// live before it reads the stored copy instead.
-const liveWait = 5 * time.Second
+// live before it reads the stored copy instead. The event is stored by
+// then; under overload it may come back late, and waiting is what keeps the
+// answer right (the ack carries prev_seq, which only the live copy has).
+const liveWait = 60 * time.Second
+
+// stallWait bounds how long a publish waits for room in the async window.
+const stallWait = 5 * time.Second
 
 // pendingSend is a message published and not yet acknowledged.
 type pendingSend struct {
@@ -63,7 +68,7 @@ func (s *Server) publishMessage(ctx context.Context, uid, cid, clientID, body st
 	p.live = s.hub.await(p.msgID)
 	// When JetStream falls behind, the publish waits for room (and so does
 	// the socket's reader: back-pressure) instead of failing at once.
-	if p.ack, err = s.js.PublishMsgAsync(msg, jetstream.WithStallWait(liveWait)); err != nil {
+	if p.ack, err = s.js.PublishMsgAsync(msg, jetstream.WithStallWait(stallWait)); err != nil {
 		p.abandon()
 		return nil, fmt.Errorf("publish message: %w", err)
 	}
@@ -264,7 +269,7 @@ func (s *Server) announce(ctx context.Context, ev *parley.Event, notify []string
 		if err != nil {
 			return err
 		}
-		f, err := s.js.PublishMsgAsync(m, jetstream.WithStallWait(liveWait))
+		f, err := s.js.PublishMsgAsync(m, jetstream.WithStallWait(stallWait))
 		if err != nil {
 			return fmt.Errorf("publish user event: %w", err)
 		}
@@ -319,36 +324,103 @@ func (s *Server) waitPersisted(ctx context.Context) error {
 var errPersistBehind = errors.New("persist workers are behind")
 
 // waitPersistedTo waits until the persist workers have acknowledged every
-// event up to seq, bounded by Config.PersistWait and ctx. It polls the
-// durable's ack floor, which only moves after a Postgres commit.
+// event up to seq, bounded by Config.PersistWait and ctx. One poller per
+// edge (persistFloor) reads the durable's ack floor, which only moves after
+// a Postgres commit, however many requests wait.
 func (s *Server) waitPersistedTo(ctx context.Context, seq uint64) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.PersistWait)
 	defer cancel()
-	delay := time.Millisecond
 	for {
-		info, err := s.hub.persist.Info(ctx)
-		if err == nil && (info.AckFloor.Stream >= seq || info.NumPending == 0 && info.NumAckPending == 0 && info.Delivered.Stream >= seq) {
+		changed, ok := s.hub.floor.want(seq)
+		if ok {
 			return nil
 		}
-		t := time.NewTimer(delay)
 		select {
+		case <-changed:
 		case <-ctx.Done():
-			t.Stop()
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return fmt.Errorf("wait for seq %d: %w", seq, errPersistBehind)
 			}
 			return ctx.Err()
-		case <-t.C:
 		}
-		delay = min(delay*2, 20*time.Millisecond)
+	}
+}
+
+// persistFloor tracks the persist durable's ack floor for the edge: every
+// event at or below it is in Postgres. It is polled only while someone
+// waits for a higher one.
+type persistFloor struct {
+	cons jetstream.Consumer
+	kick chan struct{} // wakes the poller; capacity 1
+
+	mu      sync.Mutex
+	floor   uint64        // guarded by mu
+	wanted  uint64        // guarded by mu; the highest seq waited for
+	changed chan struct{} // guarded by mu; closed when floor moves
+}
+
+func newPersistFloor(cons jetstream.Consumer) *persistFloor {
+	return &persistFloor{cons: cons, kick: make(chan struct{}, 1), changed: make(chan struct{})}
+}
+
+// want reports whether seq is persisted, and otherwise returns a channel
+// closed when the floor next moves.
+func (f *persistFloor) want(seq uint64) (<-chan struct{}, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.floor >= seq {
+		return nil, true
+	}
+	f.wanted = max(f.wanted, seq)
+	select {
+	case f.kick <- struct{}{}:
+	default:
+	}
+	return f.changed, false
+}
+
+// run polls while someone waits, at most every pollEvery.
+func (f *persistFloor) run(quit <-chan struct{}) {
+	const pollEvery = 2 * time.Millisecond
+	for {
+		select {
+		case <-quit:
+			return
+		case <-f.kick:
+		}
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			info, err := f.cons.Info(ctx)
+			cancel()
+			f.mu.Lock()
+			if err == nil {
+				floor := info.AckFloor.Stream
+				if info.NumPending == 0 && info.NumAckPending == 0 {
+					floor = max(floor, info.Delivered.Stream)
+				}
+				if floor > f.floor {
+					f.floor = floor
+					close(f.changed)
+					f.changed = make(chan struct{})
+				}
+			}
+			more := f.wanted > f.floor
+			f.mu.Unlock()
+			if !more {
+				break
+			}
+			select {
+			case <-quit:
+				return
+			case <-time.After(pollEvery):
+			}
+		}
 	}
 }
 
 // Abort drops every WebSocket at once, without a going-away frame, as a
 // crashed process would. Run still has to be stopped through its context.
 func (s *Server) Abort() { s.hub.abort() }
-
-var _ = nats.ErrTimeout
 
 // now is the time stamped on events: UTC, at the microsecond precision
 // Postgres keeps, so that a message reads the same live and from history.
