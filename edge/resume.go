@@ -273,33 +273,25 @@ func (c *conn) userCatchUp(u uint64) {
 // scanConv calls fn with each stored event of the conversation from seq on,
 // in order, with Seq set, until fn returns false or the stream has no more.
 func (s *Server) scanConv(ctx context.Context, cid string, from uint64, fn func(*parley.Event) bool) error {
-	subj := string(s.layout.Conv(cid))
-	for seq := max(from, 1); ; {
-		raw, err := s.hub.conv.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("get %s after %d: %w", subj, seq, err)
-		}
-		seq = raw.Sequence + 1
-		ev, err := streams.Decode(raw.Data)
-		if err != nil {
-			s.log.Error("undecodable stored event", "seq", raw.Sequence, "err", err)
-			continue
-		}
-		ev.Seq, ev.ConversationID = raw.Sequence, cid
-		if !fn(ev) {
-			return nil
-		}
-	}
+	return s.scan(ctx, s.hub.conv, s.layout.Conv(cid), from, func(ev *parley.Event) bool {
+		ev.ConversationID = cid
+		return fn(ev)
+	})
 }
 
 // scanUser calls fn with each stored event of the user from seq on, in order.
 func (s *Server) scanUser(ctx context.Context, uid string, from uint64, fn func(*parley.Event)) error {
-	subj := string(s.layout.User(uid))
+	return s.scan(ctx, s.hub.user, s.layout.User(uid), from, func(ev *parley.Event) bool {
+		fn(ev)
+		return true
+	})
+}
+
+// scan reads a subject of a stream from seq on, by direct gets, skipping
+// (and logging) what cannot be decoded.
+func (s *Server) scan(ctx context.Context, st jetstream.Stream, subj streams.Subject, from uint64, fn func(*parley.Event) bool) error {
 	for seq := max(from, 1); ; {
-		raw, err := s.hub.user.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
+		raw, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(string(subj)))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return nil
 		}
@@ -309,11 +301,13 @@ func (s *Server) scanUser(ctx context.Context, uid string, from uint64, fn func(
 		seq = raw.Sequence + 1
 		ev, err := streams.Decode(raw.Data)
 		if err != nil {
-			s.log.Error("undecodable stored user event", "seq", raw.Sequence, "err", err)
+			s.log.Error("undecodable stored event", "subject", subj, "seq", raw.Sequence, "err", err)
 			continue
 		}
 		ev.Seq = raw.Sequence
-		fn(ev)
+		if !fn(ev) {
+			return nil
+		}
 	}
 }
 
