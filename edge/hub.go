@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -39,6 +40,7 @@ type hub struct {
 	user    jetstream.Stream
 	persist jetstream.Consumer
 	floor   *persistFloor
+	recheck chan struct{} // a slow-consumer drop asks every socket to check its conversations
 	ctl     *nats.Subscription
 
 	mu      sync.Mutex
@@ -95,6 +97,21 @@ func (h *hub) start(ctx context.Context) error {
 		return fmt.Errorf("edge: subscribe %s: %w", l.ControlAll(), err)
 	}
 	h.floor = newPersistFloor(h.persist)
+	h.recheck = make(chan struct{}, 1)
+	// Live events dropped because the dispatcher fell behind (a slow
+	// consumer) are found again like those missed while disconnected.
+	prev := h.s.nc.ErrorHandler()
+	h.s.nc.SetErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
+		if errors.Is(err, nats.ErrSlowConsumer) {
+			select {
+			case h.recheck <- struct{}{}:
+			default:
+			}
+		}
+		if prev != nil {
+			prev(nc, sub, err)
+		}
+	})
 	status := h.s.nc.StatusChanged(nats.CONNECTED)
 	h.wg.Add(4)
 	go func() { defer h.wg.Done(); h.floor.run(h.quit) }()
@@ -386,21 +403,28 @@ func (h *hub) watchStatus(status chan nats.Status) {
 		select {
 		case <-h.quit:
 			return
+		case <-h.recheck:
+			h.recheckAll()
 		case _, ok := <-status:
 			if !ok {
 				return
 			}
 			h.s.cache.invalidateAll()
-			h.mu.Lock()
-			conns := make([]*conn, 0, len(h.conns))
-			for c := range h.conns {
-				conns = append(conns, c)
-			}
-			h.mu.Unlock()
-			for _, c := range conns {
-				c.recheck()
-			}
+			h.recheckAll()
 		}
+	}
+}
+
+// recheckAll makes every socket look for events it may have missed.
+func (h *hub) recheckAll() {
+	h.mu.Lock()
+	conns := make([]*conn, 0, len(h.conns))
+	for c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.recheck()
 	}
 }
 
