@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -58,4 +59,18 @@ func (s *Server) authenticateWS(c echo.Context) (string, error) {
 		return s.redeemTicket(r.Context(), t)
 	}
 	return "", parley.Errorf(parley.CodeUnauthorized, "missing bearer token or ticket")
+}
+
+// bearerExpiry returns when the request's bearer access token expires, or
+// the zero time when it has none (a ticket upgrade).
+func (s *Server) bearerExpiry(r *http.Request) time.Time {
+	scheme, tok, ok := strings.Cut(r.Header.Get(echo.HeaderAuthorization), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return time.Time{}
+	}
+	c, err := s.tokens.parse(strings.TrimSpace(tok), typAccess)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.Unix(c.Exp, 0)
 }

@@ -51,6 +51,7 @@ type conn struct {
 
 	closeOnce sync.Once
 	pinger    *time.Timer
+	expires   time.Time // when the access token of the upgrade expires; zero: never (ticket)
 
 	inflight chan struct{} // bounds the sends awaiting their ack
 
@@ -114,6 +115,10 @@ func (c *conn) startPings() {
 		if c.ctx.Err() != nil {
 			return
 		}
+		if c.expired() {
+			c.close(closePolicy, "token expired")
+			return
+		}
 		if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
 			c.close(0, "")
 			return
@@ -129,6 +134,10 @@ func (c *conn) abort() {
 }
 
 func (c *conn) wait() { c.wg.Wait() }
+
+// expired reports whether the access token the socket was opened with has
+// expired: the client must refresh it and reconnect (then resume).
+func (c *conn) expired() bool { return !c.expires.IsZero() && time.Now().After(c.expires) }
 
 func (c *conn) followedLocked() []string {
 	out := make([]string, 0, len(c.convs))

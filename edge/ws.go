@@ -57,6 +57,7 @@ func (s *Server) serveWS(c echo.Context) error {
 		return nil // the upgrader has answered
 	}
 	cn := newConn(s, uid, ws)
+	cn.expires = s.bearerExpiry(c.Request())
 	cn.wg.Add(1) // before the hub can see it, so that shutdown waits for it
 	cn.startPings()
 	if !s.hub.add(cn) {
@@ -121,6 +122,10 @@ func (c *conn) handle(data []byte) {
 	if !utf8.Valid(data) {
 		// encoding/json quietly replaced the bad bytes; refuse the frame.
 		c.replyError(f.Ref, parley.Errorf(parley.CodeInvalid, "frame is not valid UTF-8"))
+		return
+	}
+	if f.Type != parley.FramePing && c.expired() {
+		c.replyError(f.Ref, parley.Errorf(parley.CodeUnauthorized, "access token expired"))
 		return
 	}
 	ctx := c.ctx

@@ -466,6 +466,41 @@ func TestWSUpgradeRefusedWithExpiredToken(t *testing.T) {
 	}
 }
 
+// A socket outlives its access token only until its next frame: that frame
+// is answered unauthorized and the socket closes with 1008.
+func TestWSFrameAfterTokenExpiryCloses(t *testing.T) {
+	env := testenv.Start(t, testenv.WithEdgeConfig(func(c *edge.Config) { c.AccessTTL = 5 * time.Second }))
+	base := env.Edges[0].URL
+	alice, bob := newUser(t, base), newUser(t, base)
+	conv, err := alice.CreateDirect(ctx(t), bob.Session().User.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := dialRaw(t, base, alice)
+	ws.resume(t, "")
+	// While the token is valid, frames are served.
+	if m := ws.send(t, "s", conv.ID, "while valid"); m.Body != "while valid" {
+		t.Fatalf("ack carries %q", m.Body)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ws.write(t, parley.ClientFrame{Type: parley.FrameRead, Ref: "r", ConversationID: conv.ID, Seq: 1})
+		_, f := ws.until(t, func(f parley.ServerFrame) bool { return f.Ref == "r" })
+		if f.Type == parley.FrameError {
+			if f.Error.Code != parley.CodeUnauthorized {
+				t.Fatalf("after expiry: error %+v, want unauthorized", *f.Error)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("frames are still served 20s after a 5s token was issued")
+		}
+	}
+	if code, _ := ws.closeCode(t); code != websocket.ClosePolicyViolation {
+		t.Fatalf("closed with %d, want %d", code, websocket.ClosePolicyViolation)
+	}
+}
+
 // A ticket upgrades once, as its user; a second use is refused.
 func TestWSTicketIsSingleUse(t *testing.T) {
 	env := testenv.Start(t)
