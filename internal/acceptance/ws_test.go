@@ -495,6 +495,7 @@ func TestWSFrameAfterTokenExpiryCloses(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("frames are still served 20s after a 5s token was issued")
 		}
+		time.Sleep(50 * time.Millisecond) // poll interval
 	}
 	if code, _ := ws.closeCode(t); code != websocket.ClosePolicyViolation {
 		t.Fatalf("closed with %d, want %d", code, websocket.ClosePolicyViolation)
