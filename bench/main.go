@@ -58,6 +58,7 @@ type config struct {
 	// throughput
 	Rate      int
 	Duration  time.Duration
+	Drain     time.Duration // how long to wait after sending for acks, deliveries and persistence
 	Users     int
 	GroupSize int
 	BodyBytes int
@@ -79,7 +80,7 @@ func defaultConfig() config {
 		Conns: 50000, Hold: 30 * time.Second, DialRate: 3000, Sample: 100,
 		Rate: 10000, Duration: 60 * time.Second, Users: 2000, GroupSize: 8, BodyBytes: 100,
 		Members: 1000, FanoutRate: 20,
-		Baseline: true, BaselineDuration: 10 * time.Second,
+		Baseline: true, BaselineDuration: 10 * time.Second, Drain: 30 * time.Second,
 	}
 }
 
@@ -102,6 +103,7 @@ func parseConfig(args []string) (config, error) {
 	fs.IntVar(&c.Sample, "sample", c.Sample, "connections: sockets sent a message at the end to show they are alive")
 	fs.IntVar(&c.Rate, "rate", c.Rate, "throughput: messages per second, on a fixed schedule")
 	fs.DurationVar(&c.Duration, "duration", c.Duration, "throughput and fanout: how long to send")
+	fs.DurationVar(&c.Drain, "drain", c.Drain, "throughput and fanout: how long to wait afterwards for every ack, delivery and commit")
 	fs.IntVar(&c.Users, "users", c.Users, "throughput: users, each with one socket, one direct and one group conversation")
 	fs.IntVar(&c.GroupSize, "group-size", c.GroupSize, "throughput: members per group")
 	fs.IntVar(&c.BodyBytes, "body-bytes", c.BodyBytes, "message body size")

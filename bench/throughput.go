@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
 )
 
 // runThroughput: users with one socket each, every user in one direct
@@ -39,7 +38,7 @@ func runThroughput(ctx context.Context, c config, e *env) (result, error) {
 	}
 	defer l.close()
 	progressf(c, "sending %d msg/s for %s over %d conversations (%d users)", c.Rate, c.Duration, len(groups), n)
-	if err := l.run(ctx, c.Rate, c.Duration, 30*time.Second); err != nil {
+	if err := l.run(ctx, c.Rate, c.Duration, c.Drain); err != nil {
 		return nil, err
 	}
 	r.add("edges", "count", float64(len(e.endpoints)))
@@ -69,7 +68,7 @@ func runFanout(ctx context.Context, c config, e *env) (result, error) {
 	}
 	defer l.close()
 	progressf(c, "sending %d msg/s for %s to one group of %d members", c.FanoutRate, c.Duration, c.Members)
-	if err := l.run(ctx, c.FanoutRate, c.Duration, 30*time.Second); err != nil {
+	if err := l.run(ctx, c.FanoutRate, c.Duration, c.Drain); err != nil {
 		return nil, err
 	}
 	var r result
