@@ -70,6 +70,9 @@ func (s *Server) publishMessage(ctx context.Context, uid, cid, clientID, body st
 	// the socket's reader: back-pressure) instead of failing at once.
 	if p.ack, err = s.js.PublishMsgAsync(msg, jetstream.WithStallWait(stallWait)); err != nil {
 		p.abandon()
+		if errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+			return nil, parley.Errorf(parley.CodeRateLimited, "too many messages in flight; send again shortly")
+		}
 		return nil, fmt.Errorf("publish message: %w", err)
 	}
 	return p, nil
