@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base32"
 	"fmt"
@@ -161,15 +162,8 @@ func (s *Server) updateConversation(c echo.Context) error {
 		return err
 	}
 	ctx, uid, cid := c.Request().Context(), userID(c), c.Param("cid")
-	ms, err := s.authorize(ctx, uid, cid)
-	if err != nil {
+	if _, err := s.moderateGroup(ctx, uid, cid, "only a group has a title", "rename the group"); err != nil {
 		return err
-	}
-	if ms.Type != parley.Group {
-		return parley.Errorf(parley.CodeInvalid, "only a group has a title")
-	}
-	if !ms.Roles[uid].CanModerate() {
-		return parley.Errorf(parley.CodeForbidden, "only the owner or an admin may rename the group")
 	}
 	if err := parley.ValidateTitle(req.Title); err != nil {
 		return err
@@ -188,6 +182,23 @@ func (s *Server) updateConversation(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"conversation": conv})
 }
 
+// moderateGroup authorizes a change only an owner or admin of a group may
+// make: not_found for a non-member, invalid (with notGroup) for a direct
+// conversation, forbidden for a plain member.
+func (s *Server) moderateGroup(ctx context.Context, uid, cid, notGroup, what string) (parley.Membership, error) {
+	ms, err := s.authorize(ctx, uid, cid)
+	if err != nil {
+		return parley.Membership{}, err
+	}
+	if ms.Type != parley.Group {
+		return parley.Membership{}, parley.Errorf(parley.CodeInvalid, "%s", notGroup)
+	}
+	if !ms.Roles[uid].CanModerate() {
+		return parley.Membership{}, parley.Errorf(parley.CodeForbidden, "only the owner or an admin may %s", what)
+	}
+	return ms, nil
+}
+
 // addMembers adds users to a group as members (owner or admin). Users
 // already in it are left as they are.
 func (s *Server) addMembers(c echo.Context) error {
@@ -198,15 +209,9 @@ func (s *Server) addMembers(c echo.Context) error {
 		return err
 	}
 	ctx, uid, cid := c.Request().Context(), userID(c), c.Param("cid")
-	ms, err := s.authorize(ctx, uid, cid)
+	ms, err := s.moderateGroup(ctx, uid, cid, "members of a direct conversation cannot change", "add members")
 	if err != nil {
 		return err
-	}
-	if ms.Type != parley.Group {
-		return parley.Errorf(parley.CodeInvalid, "members of a direct conversation cannot change")
-	}
-	if !ms.Roles[uid].CanModerate() {
-		return parley.Errorf(parley.CodeForbidden, "only the owner or an admin may add members")
 	}
 	if len(req.UserIDs) == 0 {
 		return parley.Errorf(parley.CodeInvalid, "user_ids is required")
