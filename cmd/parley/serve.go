@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -19,6 +20,41 @@ import (
 	"github.com/parley-im/parley/streams"
 )
 
+// backends are the external services an edge or a persist process uses.
+type backends struct {
+	store  *persist.Store
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	layout streams.Layout
+}
+
+// openBackends opens the database, connects to NATS as name, and checks
+// that the streams exist (`parley migrate` creates them).
+func openBackends(ctx context.Context, databaseURL, natsURL, name string, log *slog.Logger) (_ *backends, err error) {
+	b := &backends{}
+	if b.store, err = persist.Open(ctx, databaseURL); err != nil {
+		return nil, err
+	}
+	if b.nc, err = app.Connect(natsURL, name, log); err != nil {
+		b.store.Close()
+		return nil, err
+	}
+	if b.js, err = jetstream.New(b.nc); err == nil {
+		err = app.CheckStreams(ctx, b.js, b.layout)
+	}
+	if err != nil {
+		b.close(log)
+		return nil, fmt.Errorf("streams: %w", err)
+	}
+	return b, nil
+}
+
+// close drains NATS, then closes the database.
+func (b *backends) close(log *slog.Logger) {
+	stopWith(log, "nats connection", func() error { return app.Drain(b.nc) })
+	b.store.Close()
+}
+
 // runEdge runs one edge against external NATS and Postgres.
 func runEdge(ctx context.Context, c edgeConfig, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", c.Addr)
@@ -26,28 +62,16 @@ func runEdge(ctx context.Context, c edgeConfig, log *slog.Logger) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	defer ln.Close()
-	store, err := persist.Open(ctx, c.DatabaseURL)
+	b, err := openBackends(ctx, c.DatabaseURL, c.NATSURL, "parley-edge", log)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	nc, err := app.Connect(c.NATSURL, "parley-edge", log)
-	if err != nil {
-		return err
-	}
-	defer stopWith(log, "nats connection", func() error { return app.Drain(nc) })
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	var layout streams.Layout
-	if err := app.CheckStreams(ctx, js, layout); err != nil {
-		return err
-	}
+	defer b.close(log)
+	store := b.store
 	srv, err := edge.New(edge.Config{
 		Store:          store,
-		NC:             nc,
-		Layout:         layout,
+		NC:             b.nc,
+		Layout:         b.layout,
 		Logger:         log,
 		TokenKey:       c.TokenKey,
 		AllowedOrigins: c.AllowedOrigins,
@@ -62,27 +86,15 @@ func runEdge(ctx context.Context, c edgeConfig, log *slog.Logger) error {
 
 // runPersist runs persist workers against external NATS and Postgres.
 func runPersist(ctx context.Context, c persistConfig, log *slog.Logger) error {
-	store, err := persist.Open(ctx, c.DatabaseURL)
+	b, err := openBackends(ctx, c.DatabaseURL, c.NATSURL, "parley-persist", log)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	nc, err := app.Connect(c.NATSURL, "parley-persist", log)
-	if err != nil {
-		return err
-	}
-	defer stopWith(log, "nats connection", func() error { return app.Drain(nc) })
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	var layout streams.Layout
-	if err := app.CheckStreams(ctx, js, layout); err != nil {
-		return err
-	}
+	defer b.close(log)
+	store := b.store
 	reg := prometheus.NewRegistry()
 	workers := app.NewWorkers(c.Workers, persist.WorkerConfig{
-		Store: store, JS: js, Layout: layout, Batch: c.Batch, Logger: log, Metrics: reg,
+		Store: store, JS: b.js, Layout: b.layout, Batch: c.Batch, Logger: log, Metrics: reg,
 	})
 	comps := []app.Component{workers.Component(false)}
 	if c.MetricsAddr != "" {
