@@ -32,16 +32,17 @@ const (
 // goroutine, so events reach every socket in stream order: a socket's
 // cursor watermark relies on it.
 type hub struct {
-	s       *Server
-	in      chan *nats.Msg
-	quit    chan struct{}
-	wg      sync.WaitGroup // dispatcher, janitor, status watcher
-	conv    jetstream.Stream
-	user    jetstream.Stream
-	persist jetstream.Consumer
-	floor   *persistFloor
-	recheck chan struct{} // a slow-consumer drop asks every socket to check its conversations
-	ctl     *nats.Subscription
+	s          *Server
+	userPrefix string // the user live subjects' prefix, to tell them apart in the dispatcher
+	in         chan *nats.Msg
+	quit       chan struct{}
+	wg         sync.WaitGroup // dispatcher, janitor, status watcher
+	conv       jetstream.Stream
+	user       jetstream.Stream
+	persist    jetstream.Consumer
+	floor      *persistFloor
+	recheck    chan struct{} // a slow-consumer drop asks every socket to check its conversations
+	ctl        *nats.Subscription
 
 	mu      sync.Mutex
 	convs   map[string]*convSub       // guarded by mu
@@ -68,13 +69,14 @@ type liveAck struct{ seq, prev uint64 }
 
 func newHub(s *Server) *hub {
 	return &hub{
-		s:       s,
-		in:      make(chan *nats.Msg, liveBuffer),
-		quit:    make(chan struct{}),
-		convs:   make(map[string]*convSub),
-		users:   make(map[string]*userSub),
-		conns:   make(map[*conn]struct{}),
-		waiters: make(map[string][]chan liveAck),
+		s:          s,
+		userPrefix: string(s.layout.UserLive("")),
+		in:         make(chan *nats.Msg, liveBuffer),
+		quit:       make(chan struct{}),
+		convs:      make(map[string]*convSub),
+		users:      make(map[string]*userSub),
+		conns:      make(map[*conn]struct{}),
+		waiters:    make(map[string][]chan liveAck),
 	}
 }
 
@@ -333,7 +335,7 @@ func (h *hub) handle(m *nats.Msg, scratch []*conn) []*conn {
 	}
 	ev.Seq, ev.PrevSeq = seq, prev
 	h.s.met.eventsIn.Inc()
-	if uid, ok := strings.CutPrefix(m.Subject, string(h.s.layout.UserLive(""))); ok {
+	if uid, ok := strings.CutPrefix(m.Subject, h.userPrefix); ok {
 		h.mu.Lock()
 		if us := h.users[uid]; us != nil {
 			for c := range us.conns {
